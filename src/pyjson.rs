@@ -1,0 +1,1 @@
+//! pyjson (in progress).

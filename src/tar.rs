@@ -1,0 +1,1 @@
+//! tar (in progress).
