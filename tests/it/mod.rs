@@ -1,0 +1,2 @@
+//! The integration-test modules, one per line.
+pub mod consumers;
