@@ -1,0 +1,4 @@
+//! Integration test modules, one line each.
+pub mod common;
+pub mod stream_errors;
+pub mod stream_golden;
