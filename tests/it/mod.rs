@@ -1,4 +1,5 @@
 //! Integration test modules, one line each.
 pub mod common;
+pub mod oracle;
 pub mod stream_errors;
 pub mod stream_golden;
