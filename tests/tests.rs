@@ -1,2 +1,2 @@
-//! strata's one integration-test binary: every test module is listed in `it/mod.rs`.
+//! The one integration-test binary: each module under `it/` is one area.
 mod it;

@@ -1,2 +1,6 @@
-//! The integration-test modules, one per line.
+//! Integration test modules, one line each.
+pub mod common;
 pub mod consumers;
+pub mod oracle;
+pub mod stream_errors;
+pub mod stream_golden;
