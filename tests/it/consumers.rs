@@ -22,6 +22,8 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::common::{sha256_hex, strata};
+
 /// What the fixture image's default command prints.
 const HELLO: &str = "hello from strata";
 /// The content of a data file in the fixture's busybox store path.
@@ -32,11 +34,6 @@ const BUSYBOX: &str = "/bin/busybox";
 const NIX_BASE32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
 /// Applets linked to busybox, in the store path and as `/bin/<applet>` in the image.
 const APPLETS: [&str; 4] = ["cat", "echo", "ls", "sh"];
-
-/// The strata binary under test.
-fn strata() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
-}
 
 /// Runs `cmd`, panicking with its whole output unless it exits 0. `what` names the step.
 fn run(cmd: &mut Command, what: &str) -> Output {
@@ -79,10 +76,6 @@ fn assert_same(what: &str, expected: &str, got: &str) {
         expected == got,
         "{what}\n--- expected ---\n{expected}\n--- got ---\n{got}\n--- end ---"
     );
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// A 32-letter Nix base-32 hash part derived from `seed` (any stable text).
