@@ -629,19 +629,25 @@ fn skopeo_verifies_and_umoci_unpacks_stream_output() {
     check_rootfs(&fixture, &rootfs);
 }
 
-/// `skopeo inspect --tls-verify=false [extra] docker://reference` as JSON.
-fn skopeo_inspect(reference: &str, extra: &[&str]) -> Value {
-    let out = run(
+/// `skopeo inspect --tls-verify=false [extra] docker://reference`: its stdout.
+fn skopeo_inspect_bytes(reference: &str, extra: &[&str]) -> Vec<u8> {
+    run(
         Command::new("skopeo")
             .args(["inspect", "--tls-verify=false"])
             .args(extra)
             .arg(format!("docker://{reference}")),
         "skopeo inspect (the registry comes from .ci/services.sh start)",
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    )
+    .stdout
+}
+
+/// `skopeo inspect --tls-verify=false [extra] docker://reference` as JSON.
+fn skopeo_inspect(reference: &str, extra: &[&str]) -> Value {
+    let bytes = skopeo_inspect_bytes(reference, extra);
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
         panic!(
             "skopeo inspect {extra:?}: not JSON: {e}\n{}",
-            show_output(&out)
+            String::from_utf8_lossy(&bytes)
         )
     })
 }
@@ -668,7 +674,8 @@ fn registry_push_and_pull_keep_digests() {
     );
 
     // The registry holds the archive's config byte for byte: same digest, same diff_ids.
-    let raw = skopeo_inspect(&reference, &["--raw"]);
+    let raw_bytes = skopeo_inspect_bytes(&reference, &["--raw"]);
+    let raw: Value = serde_json::from_slice(&raw_bytes).expect("the pushed manifest is JSON");
     assert_same(
         "config digest in the pushed manifest",
         &format!("sha256:{}", facts.image_id),
@@ -680,13 +687,6 @@ fn registry_push_and_pull_keep_digests() {
         facts.diff_ids(),
         "diff_ids of the pushed config"
     );
-    let raw_bytes = run(
-        Command::new("skopeo")
-            .args(["inspect", "--tls-verify=false", "--raw"])
-            .arg(format!("docker://{reference}")),
-        "skopeo inspect --raw",
-    )
-    .stdout;
     let inspected = skopeo_inspect(&reference, &[]);
     assert_same(
         "the registry's manifest digest is the sha256 of the manifest it serves",
