@@ -1,0 +1,1 @@
+//! `strata conf` (tests to come).
