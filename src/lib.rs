@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod command;
 pub mod conf;
+pub mod confgen;
 pub mod digest;
 pub mod error;
 pub mod layering;
