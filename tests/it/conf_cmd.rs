@@ -115,7 +115,7 @@ fn expected(f: &Fixture, layers: &[&[&str]], tail: &str, from_image: &str) -> St
 
 const DEFAULT_TAIL: &str = "  \"created\": \"1970-01-01T00:00:01+00:00\",\n  \"mtime\": \"1970-01-01T00:00:01+00:00\",\n  \"uid\": \"0\",\n  \"gid\": \"0\",\n  \"uname\": \"root\",\n  \"gname\": \"root\"\n}\n";
 
-fn common<'a>(f: &'a Fixture) -> Vec<&'a str> {
+fn common(f: &Fixture) -> Vec<&str> {
     vec![
         "--base-json",
         &f.base,
