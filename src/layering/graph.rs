@@ -64,11 +64,16 @@ impl Graph {
         };
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         let (nodes, has_size) = match first {
-            Some(b'{') | Some(b'[') => {
-                let value: Value = serde_json::from_slice(bytes)
-                    .map_err(|e| fmt(format!("not valid JSON: {e}")))?;
-                (json_nodes(&value).map_err(fmt)?, true)
-            }
+            Some(b'{') | Some(b'[') => match fast_json_nodes(bytes) {
+                Some(nodes) => (nodes, true),
+                None => {
+                    // Slow path: the generic reader, which finds other keys and names the
+                    // culprit of any error.
+                    let value: Value = serde_json::from_slice(bytes)
+                        .map_err(|e| fmt(format!("not valid JSON: {e}")))?;
+                    (json_nodes(&value).map_err(fmt)?, true)
+                }
+            },
             _ => {
                 let text =
                     std::str::from_utf8(bytes).map_err(|e| fmt(format!("not UTF-8 text: {e}")))?;
@@ -200,6 +205,37 @@ impl Graph {
             (0..n).find(|&i| indeg[i] > 0)
         }
     }
+}
+
+#[derive(serde::Deserialize)]
+struct FastNode {
+    path: String,
+    #[serde(rename = "narSize", default)]
+    nar_size: Option<u64>,
+    references: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastTop {
+    graph: Option<Vec<FastNode>>,
+}
+
+/// The common shapes (`{"graph": [...]}` or a bare list) read straight into nodes,
+/// skipping the generic JSON tree; `None` for anything else, or any error.
+fn fast_json_nodes(bytes: &[u8]) -> Option<Vec<RawNode>> {
+    let list = match serde_json::from_slice::<Vec<FastNode>>(bytes) {
+        Ok(list) => list,
+        Err(_) => serde_json::from_slice::<FastTop>(bytes).ok()?.graph?,
+    };
+    Some(
+        list.into_iter()
+            .map(|n| RawNode {
+                path: n.path,
+                nar_size: n.nar_size,
+                refs: n.references,
+            })
+            .collect(),
+    )
 }
 
 /// The JSON node list: a bare list, or the `graph` key (or the one list-of-nodes key).
