@@ -147,15 +147,31 @@ fn auto_layer_matches_up_to_tie_groups() {
             let got = compute(&g, Algorithm::Auto, Some(n), None, &exclude).unwrap();
             let ex: HashSet<String> = exclude.iter().cloned().collect();
             let groups = tie_groups(&case, &expected, &ex);
-            if let Some(listed) = nondet.as_ref().and_then(|v| v.get(&name)) {
-                for t in listed["tie_groups"].as_array().unwrap() {
-                    let t: Vec<usize> = serde_json::from_value(t.clone()).unwrap();
-                    assert!(
-                        groups.iter().any(|g| t.iter().all(|i| g.contains(i))),
-                        "{}: listed tie group {t:?} is not a run of equal closure sizes",
-                        file.display()
-                    );
-                }
+            let listed: Vec<Vec<usize>> = nondet
+                .as_ref()
+                .and_then(|v| v.get(&name))
+                .map(|v| serde_json::from_value(v["tie_groups"].clone()).unwrap())
+                .unwrap_or_default();
+            for t in &listed {
+                assert!(
+                    groups.iter().any(|g| t.iter().all(|i| g.contains(i))),
+                    "{}: listed tie group {t:?} is not a run of equal closure sizes",
+                    file.display()
+                );
+            }
+            // Ties not in nondeterminism.json are only allowed where they are known to
+            // be seed-dependent in nixpkgs (checked: collisions auto-99 gave 5 distinct
+            // outputs over PYTHONHASHSEED 0-7 with auto-layer.py's algorithm; seeds 0 and
+            // 1, the two the golden run compared, agree).
+            let case_name = case.file_name().unwrap().to_string_lossy().into_owned();
+            let known_unlisted = case_name == "collisions" && (n == 10 || n == 99);
+            for grp in &groups {
+                let covered = listed.iter().any(|t| grp.iter().all(|i| t.contains(i)));
+                assert!(
+                    covered || known_unlisted,
+                    "{}: layers {grp:?} tie on closure size but no listed group covers them",
+                    file.display()
+                );
             }
             assert_eq!(
                 expected.len(),
@@ -513,7 +529,12 @@ fn error_cycle() {
 #[test]
 fn error_text_graph_has_no_nar_size() {
     let d = tempfile::tempdir().unwrap();
-    let g = write(d.path(), "g.txt", "/s/a-x\n\n1\n/s/b-y\n/s/b-y\n\n0\n");
+    // A deriver line may be filled or empty; blank lines at the end are fine.
+    let g = write(
+        d.path(),
+        "g.txt",
+        "/s/a-x\n/s/q-a.drv\n1\n/s/b-y\n/s/b-y\n\n0\n\n\n",
+    );
     // Popularity works on it…
     let (code, out, _) = strata(&["layers", "--graph", &g, "--algorithm", "popularity"]);
     assert_eq!(code, 0);
