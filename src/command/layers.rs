@@ -82,8 +82,10 @@ pub fn run(args: LayersArgs) -> Result<()> {
 
 /// The layers of `graph` for an algorithm: `layers` is the number of layers available
 /// (popularity, auto), `pipeline` the pipeline file (pipeline), `exclude` the paths left
-/// out (the legacy popularity filter, auto-layer's ignore list, the pipeline's
-/// exclude_paths).
+/// out: for popularity removed from the ordered list before the split (nixpkgs used
+/// `grep -v PATH`, a substring match; here the match is exact), for auto its ignore list
+/// (taking part in the layering, dropped at the end), for a pipeline its exclude_paths
+/// (removed from the graph first).
 pub fn compute(
     graph: &Graph,
     algorithm: Algorithm,

@@ -527,8 +527,9 @@ fn apply(ctx: &Ctx, step: &Step, value: Val) -> Result<Val, LayeringError> {
     }
 }
 
-/// `split_paths`: see the module README (main = split paths and what only they reach,
-/// common = what they share with the rest, rest = everything else).
+/// `split_paths`: main = the split paths and what only they reach, common = what they
+/// share with the rest, rest = everything else; references into split paths are cut in
+/// all three (as nixpkgs deletes those edges before taking the subgraphs).
 fn split_paths(ctx: &Ctx, g: Sub, specs: &[Spec]) -> Val {
     let local = locals(ctx, &g);
     let mut split: Vec<usize> = Vec::new();
