@@ -7,7 +7,5 @@ pub struct StreamArgs {}
 
 /// Runs `strata stream`.
 pub fn run(_args: StreamArgs) -> Result<()> {
-    Err(crate::Error::Usage(
-        "strata stream: not implemented yet".into(),
-    ))
+    Err(crate::Error::Usage("strata stream: not implemented yet".into()))
 }
