@@ -10,11 +10,11 @@
 //! - [`assemble`]: `baseJson + {store_dir, from_image, store_layers, customisation_layer,
 //!   repo_tag, created, mtime, uid, gid, uname, gname}` in that key order.
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::time::{civil_from_days, days_from_civil, days_in_month};
 use crate::{Error, Result};
 
 /// The fields `assemble` adds to the base JSON, already in their final form.
@@ -243,10 +243,10 @@ fn parse_date(s: &str) -> Option<i64> {
         return None;
     }
     let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+    if !(1..=12).contains(&mo) || d < 1 || d > i64::from(days_in_month(y, mo as u32)) {
         return None;
     }
-    let mut secs = days_from_civil(y, mo, d) * 86_400;
+    let mut secs = days_from_civil(y, mo as u32, d as u32) * 86_400;
     let mut rest = &s[10..];
     if let Some(t) = rest.strip_prefix('T').or_else(|| rest.strip_prefix(' ')) {
         let tb = t.as_bytes();
@@ -298,113 +298,12 @@ fn parse_date(s: &str) -> Option<i64> {
     Some(secs - offset)
 }
 
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
 /// The number of layers of a base image archive: `.[0].Layers | length` of its
 /// `manifest.json`. Plain tar, gzip or zstd, told by the first bytes.
 pub fn base_layer_count(archive: &Path) -> Result<usize> {
-    let base_err = |msg: String| Error::Base {
-        archive: archive.to_path_buf(),
-        msg,
-    };
-    let mut file = std::fs::File::open(archive).map_err(|e| Error::io(archive, e))?;
-    let mut magic = [0u8; 6];
-    let n = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(archive, e))?;
-    let file = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
-    let reader: Box<dyn Read> = match &magic[..n] {
-        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
-            Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(archive, e))?)
-        }
-        [b'B', b'Z', b'h', ..] => {
-            return Err(base_err(
-                "bzip2 archives are not supported; use plain, gzip or zstd".into(),
-            ));
-        }
-        [0xfd, b'7', b'z', b'X', b'Z', 0] => {
-            return Err(base_err(
-                "xz archives are not supported; use plain, gzip or zstd".into(),
-            ));
-        }
-        _ => Box::new(file),
-    };
-    let mut tar = ::tar::Archive::new(reader);
-    let entries = tar
-        .entries()
-        .map_err(|e| base_err(format!("not a tar archive: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| base_err(format!("reading the archive: {e}")))?;
-        let name = entry
-            .path()
-            .map_err(|e| base_err(format!("bad member name: {e}")))?
-            .to_string_lossy()
-            .into_owned();
-        if name != "manifest.json" && name != "./manifest.json" {
-            continue;
-        }
-        let mut text = Vec::new();
-        entry
-            .read_to_end(&mut text)
-            .map_err(|e| base_err(format!("reading manifest.json: {e}")))?;
-        let manifest: Value = serde_json::from_slice(&text)
-            .map_err(|e| base_err(format!("manifest.json is not valid JSON: {e}")))?;
-        return manifest
-            .get(0)
-            .and_then(|m| m.get("Layers"))
-            .and_then(Value::as_array)
-            .map(Vec::len)
-            .ok_or_else(|| base_err("manifest.json: `[0].Layers` is not a list".into()));
-    }
-    Err(base_err("no manifest.json member".into()))
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
+    // The same reader `strata stream` uses, so `conf` refuses exactly the archives that
+    // `stream` would refuse later.
+    Ok(crate::base::load(archive)?.layers.len())
 }
 
 #[cfg(test)]

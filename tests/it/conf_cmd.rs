@@ -174,17 +174,31 @@ fn popularity_with_a_two_layer_budget() {
 }
 
 fn base_archive(dir: &Path, layers: usize, compression: &str) -> PathBuf {
+    // A complete (if tiny) docker-archive: layers, config with diff_ids, manifest.
     let mut tar = ::tar::Builder::new(Vec::new());
-    let names: Vec<String> = (0..layers).map(|i| format!("l{i}/layer.tar")).collect();
+    let mut add = |name: &str, body: &[u8]| {
+        let mut h = ::tar::Header::new_ustar();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, body).unwrap();
+    };
+    let mut names = Vec::new();
+    let mut diff_ids = Vec::new();
+    for i in 0..layers {
+        let layer = vec![i as u8; 10240];
+        use sha2::Digest as _;
+        let hex = hex::encode(sha2::Sha256::digest(&layer));
+        names.push(format!("{hex}/layer.tar"));
+        diff_ids.push(format!("sha256:{hex}"));
+        add(&format!("{hex}/layer.tar"), &layer);
+    }
+    let config =
+        serde_json::json!({"config": {}, "rootfs": {"type": "layers", "diff_ids": diff_ids}});
+    add("c.json", config.to_string().as_bytes());
     let manifest =
         serde_json::json!([{"Config": "c.json", "RepoTags": ["base:1"], "Layers": names}]);
-    let body = manifest.to_string();
-    let mut h = ::tar::Header::new_ustar();
-    h.set_size(body.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    tar.append_data(&mut h, "manifest.json", body.as_bytes())
-        .unwrap();
+    add("manifest.json", manifest.to_string().as_bytes());
     let bytes = tar.into_inner().unwrap();
     let (name, data) = match compression {
         "gz" => {
