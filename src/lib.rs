@@ -7,14 +7,20 @@
 #![deny(unsafe_code, unused_must_use)]
 #![warn(missing_docs)]
 
+pub mod base;
 pub mod cli;
 pub mod command;
 pub mod conf;
 pub mod digest;
 pub mod error;
 pub mod layering;
+pub mod plan;
 pub mod pyjson;
+pub mod sink;
+pub mod store_layer;
 pub mod tar;
+pub mod time;
+pub mod userdb;
 
 pub use error::{Error, Result};
 

@@ -7,5 +7,7 @@ pub struct ConfArgs {}
 
 /// Runs `strata conf`.
 pub fn run(_args: ConfArgs) -> Result<()> {
-    Err(crate::Error::Usage("strata conf: not implemented yet".into()))
+    Err(crate::Error::Usage(
+        "strata conf: not implemented yet".into(),
+    ))
 }

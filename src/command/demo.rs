@@ -7,5 +7,7 @@ pub struct DemoArgs {}
 
 /// Runs `strata demo`.
 pub fn run(_args: DemoArgs) -> Result<()> {
-    Err(crate::Error::Usage("strata demo: not implemented yet".into()))
+    Err(crate::Error::Usage(
+        "strata demo: not implemented yet".into(),
+    ))
 }

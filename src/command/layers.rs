@@ -7,5 +7,7 @@ pub struct LayersArgs {}
 
 /// Runs `strata layers`.
 pub fn run(_args: LayersArgs) -> Result<()> {
-    Err(crate::Error::Usage("strata layers: not implemented yet".into()))
+    Err(crate::Error::Usage(
+        "strata layers: not implemented yet".into(),
+    ))
 }
