@@ -278,8 +278,10 @@ fi
 tar_cat() { tar --null -T "$TARLIST0" -cPf - | cat > /dev/null; }
 tar_openssl() { tar --null -T "$TARLIST0" -cPf - | openssl dgst -sha256 > /dev/null; }
 RSS_FILE=$LOGS/rss.$$
-strata_cat() {
-    /usr/bin/time -f %M -o "$RSS_FILE" "$STRATA" stream "$CONF" 2> "$LOGS/strata.stderr" | cat > /dev/null
+TTFB_FILE=$LOGS/ttfb.$$
+strata_cat() { # also notes when the first byte arrives (the consumer is still cat)
+    /usr/bin/time -f %M -o "$RSS_FILE" "$STRATA" stream "$CONF" 2> "$LOGS/strata.stderr" |
+        { head -c 1 > /dev/null; echo "$EPOCHREALTIME" > "$TTFB_FILE"; cat > /dev/null; }
 }
 python_cat() {
     /usr/bin/time -f %M -o "$RSS_FILE" "$PY_BIN" "$PY_SCRIPT" "$CONF" 2> "$LOGS/python.stderr" | cat > /dev/null
@@ -292,6 +294,7 @@ timed() { # NAME FUNC: run once, append wall seconds to TIMES[NAME]
     t0=$EPOCHREALTIME
     "$2" || rc=$?
     t1=$EPOCHREALTIME
+    T0=$t0
     if ((rc)); then
         note "$1 failed (exit $rc)"
         [[ -s $LOGS/${1%%|*}.stderr ]] && tail -5 "$LOGS/${1%%|*}.stderr" >&2
@@ -325,11 +328,13 @@ if ((NLAYER_MEMBERS != LAYERS + 1)) || ! grep -qx manifest.json "$CHECK.members"
     die "strata's output has $NLAYER_MEMBERS layer members (want $((LAYERS + 1))) / no manifest.json; see $CHECK.members"
 fi
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((i = 1; i <= RUNS; i++)); do
     note "run $i/$RUNS"
     timed 'tar|cat' tar_cat
     timed 'tar|openssl' tar_openssl
     timed 'strata|cat' strata_cat
+    TIMES[ttfb]+="$(awk -v a="$T0" -v b="$(<"$TTFB_FILE")" 'BEGIN { printf "%.3f", b - a }') "
     r=$(last_rss)
     ((${RSS[strata]:-0} > r)) || RSS[strata]=$r
 done
@@ -350,7 +355,8 @@ if [[ -n $PY_SCRIPT ]]; then
         else PY_LINE="python output DIFFERS: python sha256 $py_sha, strata $OUT_SHA"; fi
     fi
 fi
-rm -f "$RSS_FILE"
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+rm -f "$RSS_FILE" "$TTFB_FILE"
 
 # ---------------------------------------------------------------------------------------
 T_CAT=$(best 'tar|cat'); T_SSL=$(best 'tar|openssl'); T_STR=$(best 'strata|cat')
@@ -373,6 +379,10 @@ if [[ -n ${TIMES['python|cat']:-} ]]; then
     row 'python|cat' 'python|cat' "$(ratios "$(best 'python|cat')"), peak RSS $(mib "${RSS[python]}"), nixpkgs reference"
     [[ -n $PY_LINE ]] && echo "$PY_LINE"
 fi
+echo "strata's first byte after: $(median ttfb) s (median; $(tr -s ' ' <<< "${TIMES[ttfb]}"))"
+echo "all runs (s): $(for k in 'tar|cat' 'tar|openssl' 'strata|cat' 'python|cat'; do
+    [[ -n ${TIMES[$k]:-} ]] && printf '%s: %s; ' "$k" "$(tr -s ' ' <<< "${TIMES[$k]}" | sed 's/ $//')"; done)"
+echo "load average (1/5/15 min) before timing: $LOAD_BEFORE, after: $LOAD_AFTER (the bench itself adds ~2-4; more is other work, which inflates every row)"
 awk -v t="$T_STR" -v s="$T_SSL" -v r="${RSS[strata]}" 'BEGIN {
     printf "targets: time <= 1.25 x tar|openssl: %s (%.2f); peak RSS <= 32 MiB: %s\n",
         (t <= 1.25 * s) ? "met" : "MISSED", t / s, (r <= 32 * 1024) ? "met" : "MISSED" }'
