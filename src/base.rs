@@ -259,7 +259,10 @@ impl Read for ArchiveReader {
 
 /// Reads the archive's members as `tarfile` does. Returns the members (all of them, in
 /// order) and the data of the small ones.
-fn index(reader: &mut ArchiveReader) -> Result<(Vec<Member>, HashMap<usize, Vec<u8>>)> {
+/// The indexing pass's result: every member in order, and the data of small ones by index.
+type Index = (Vec<Member>, HashMap<usize, Vec<u8>>);
+
+fn index(reader: &mut ArchiveReader) -> Result<Index> {
     let mut members = Vec::new();
     let mut small = HashMap::new();
     let mut small_total = 0u64;

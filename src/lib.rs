@@ -11,6 +11,7 @@ pub mod base;
 pub mod cli;
 pub mod command;
 pub mod conf;
+pub mod confgen;
 pub mod digest;
 pub mod error;
 pub mod layering;

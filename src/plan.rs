@@ -259,8 +259,8 @@ fn hash_all(
 ) -> Result<Vec<(Digest, LayerSummary)>> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Vec<Mutex<Option<Result<(Digest, LayerSummary)>>>> =
-        layers.iter().map(|_| Mutex::new(None)).collect();
+    type Slot = Mutex<Option<Result<(Digest, LayerSummary)>>>;
+    let results: Vec<Slot> = layers.iter().map(|_| Mutex::new(None)).collect();
     let workers = jobs.clamp(1, layers.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {

@@ -417,9 +417,9 @@ mod tests {
         hdr(&name).encode(&mut v);
         assert_eq!(v.len(), 1536);
         assert_eq!(&v[..14], b"././@PaxHeader");
-        // "110 path=" + 101 bytes + "\n" = 110 bytes
-        assert_eq!(&v[512..521], b"110 path=");
-        assert_eq!(nti(&v[124..136]), Some(110));
+        // "111 path=" + 101 bytes + "\n" = 111 bytes (the length counts its own digits)
+        assert_eq!(&v[512..521], b"111 path=");
+        assert_eq!(nti(&v[124..136]), Some(111));
     }
 
     #[test]

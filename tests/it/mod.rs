@@ -1,0 +1,7 @@
+//! Integration test modules, one line each.
+pub mod common;
+pub mod conf_cmd;
+pub mod layering;
+pub mod oracle;
+pub mod stream_errors;
+pub mod stream_golden;

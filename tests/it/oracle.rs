@@ -1,0 +1,158 @@
+//! Differential tests against CPython's `tarfile` (the library nixpkgs' streamer uses), on
+//! inputs the golden cases do not reach: undecodable and non-ASCII names, sort-order
+//! traps, long names and link targets, FIFOs, devices, hard links, set-uid bits, owner ids
+//! beyond ustar's range, long and non-ASCII owner names, pre-1970 mtimes.
+//! The oracle is `tests/oracle/store_layer.py`; CI has CPython 3.11.
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+use super::common::*;
+
+fn python() -> Command {
+    Command::new("python3")
+}
+
+/// Builds a store with awkward contents; returns (store dir, store paths).
+fn awkward_store(root: &Path) -> (PathBuf, Vec<PathBuf>) {
+    let store = root.join("nix/store");
+    let a = store.join("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-awkward-1.0");
+    let mk = |p: &Path| std::fs::create_dir_all(p).expect("mkdir");
+    let put = |p: &Path, data: &[u8]| std::fs::write(p, data).expect("write");
+    mk(&a.join("order"));
+    for name in ["a", "a-b", "a.b", "B", "_x", "z", "ü", "a b"] {
+        mk(&a.join("order").join(name));
+        put(&a.join("order").join(name).join("f"), name.as_bytes());
+    }
+    put(&a.join("order/a/b"), b"b");
+    // Undecodable names, and one that sorts around the surrogates Python makes of them.
+    put(&a.join(OsStr::from_bytes(b"bad-\xff\xfe")), b"undecodable");
+    put(
+        &a.join(OsStr::from_bytes(b"bad-\xe4\xbd")),
+        b"truncated utf-8",
+    );
+    put(&a.join("bad-\u{e000}"), b"private use");
+    put(&a.join("名前.txt"), "日本語".as_bytes());
+    let deep = a.join("d".repeat(60)).join("e".repeat(60));
+    mk(&deep);
+    put(&deep.join("f".repeat(90)), &vec![1u8; 70_000]);
+    std::os::unix::fs::symlink("t".repeat(150), a.join("longlink")).expect("symlink");
+    std::os::unix::fs::symlink("名前.txt", a.join("unilink")).expect("symlink");
+    std::os::unix::fs::symlink("/nowhere", a.join("dangling")).expect("symlink");
+    put(&a.join("hard1"), b"shared inode");
+    std::fs::hard_link(a.join("hard1"), a.join("hard2")).expect("hard link");
+    put(&a.join("empty"), b"");
+    put(&a.join("suid"), b"#!/bin/sh\n");
+    let st = Command::new("chmod")
+        .arg("4755")
+        .arg(a.join("suid"))
+        .status()
+        .expect("chmod");
+    assert!(st.success());
+    let st = Command::new("mkfifo")
+        .arg(a.join("fifo"))
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    let st = Command::new("mknod")
+        .arg(a.join("chardev"))
+        .args(["c", "1", "3"])
+        .status()
+        .expect("mknod");
+    assert!(st.success(), "mknod needs root");
+    let st = Command::new("mknod")
+        .arg(a.join("blockdev"))
+        .args(["b", "259", "70000"])
+        .status()
+        .expect("mknod");
+    assert!(st.success(), "mknod needs root");
+    // A store path that is a symlink, and one that is a plain file.
+    let l = store.join("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-link");
+    std::os::unix::fs::symlink(&a, &l).expect("symlink");
+    let f = store.join("cccccccccccccccccccccccccccccccc-file");
+    put(&f, b"just a file\n");
+    (store, vec![a, l, f])
+}
+
+fn compare(owner: serde_json::Value) {
+    let tmp = tempdir();
+    let (store, paths) = awkward_store(tmp.path());
+    // The oracle's layer.
+    let mut args = owner.clone();
+    args["paths"] = json!(paths);
+    let args_path = tmp.path().join("args.json");
+    write_json(&args_path, &args);
+    let out = run(python()
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/store_layer.py"))
+        .arg(&args_path));
+    assert!(out.status.success(), "oracle failed: {}", stderr(&out));
+    let want = out.stdout;
+
+    // strata's layer: stream a one-layer image and take the first member.
+    let custom = store.join("dddddddddddddddddddddddddddddddd-custom");
+    std::fs::create_dir_all(&custom).expect("mkdir");
+    std::fs::write(custom.join("layer.tar"), vec![0u8; 10240]).expect("write");
+    std::fs::write(custom.join("checksum"), sha256_hex(&[0u8; 10240])).expect("write");
+    let mut conf = json!({
+        "architecture": "amd64", "config": {}, "store_dir": store, "from_image": null,
+        "store_layers": [paths], "customisation_layer": custom, "repo_tag": "x:y",
+        "created": "1970-01-01T00:00:01+00:00",
+    });
+    for k in ["mtime", "uid", "gid", "uname", "gname"] {
+        conf[k] = owner[k].clone();
+    }
+    let conf_path = tmp.path().join("conf.json");
+    write_json(&conf_path, &conf);
+    let out = run(strata().arg("stream").arg(&conf_path));
+    assert!(out.status.success(), "strata failed: {}", stderr(&out));
+    let members = tar_members(&out.stdout);
+    let (name, got) = &members[0];
+    assert_eq!(
+        name,
+        &format!("{}/layer.tar", sha256_hex(got)),
+        "member named by its digest"
+    );
+    if *got != want {
+        let at = got
+            .iter()
+            .zip(&want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        let block = at / 512 * 512;
+        panic!(
+            "layer differs from CPython's at byte {at} (sizes {} vs {})\n got block: {:?}\nwant block: {:?}",
+            got.len(),
+            want.len(),
+            String::from_utf8_lossy(&got[block..(block + 512).min(got.len())]),
+            String::from_utf8_lossy(&want[block..(block + 512).min(want.len())]),
+        );
+    }
+}
+
+#[test]
+fn awkward_tree_matches_cpython_tarfile() {
+    compare(
+        json!({"mtime": "1970-01-01T00:00:01+00:00", "uid": "0", "gid": "0", "uname": "root", "gname": "root"}),
+    );
+}
+
+#[test]
+fn out_of_range_owner_and_time_match_cpython_tarfile() {
+    compare(json!({
+        "mtime": "1960-06-01T00:00:00.75-03:00",
+        "uid": 70000000,
+        "gid": "-1",
+        "uname": "ünïcode-user",
+        "gname": "a-group-name-that-is-longer-than-32-bytes",
+    }));
+}
+
+#[test]
+fn far_future_mtime_matches_cpython_tarfile() {
+    compare(
+        json!({"mtime": "9999-12-31T23:59:59Z", "uid": "1000", "gid": "100", "uname": "alice", "gname": "users"}),
+    );
+}
