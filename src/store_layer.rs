@@ -3,14 +3,18 @@
 //!
 //! The same walk runs twice — once to learn the layer's sha256 and size, once to stream —
 //! and never holds more than one directory listing per level in memory. Each run also
-//! hashes the header bytes alone (the *fingerprint*): if a file's size, type, mode, name
-//! or link target differs between the runs, the fingerprints differ and the stream fails
-//! rather than emit a layer that disagrees with its digest.
-use std::fs::{self, File, Metadata};
+//! hashes every entry's name, type, mode, size and link target (the *fingerprint*): if a
+//! file changes in any of these between the runs, the fingerprints differ and the stream
+//! fails rather than emit a layer that disagrees with its digest.
+use std::ffi::{CStr, CString, OsStr};
+use std::fs::File;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
 use crate::digest::{Digest, HashingWriter};
 use crate::error::{Error, Result};
@@ -36,8 +40,9 @@ pub struct Owner {
 pub struct LayerSummary {
     /// Bytes written (the layer's size).
     pub size: u64,
-    /// sha256 of all header bytes, in order.
-    pub fingerprint: Digest,
+    /// A hash of every entry's name, type, mode, size, link target and device numbers,
+    /// in order (not cryptographic: it only has to notice a file changing under us).
+    pub fingerprint: u64,
 }
 
 /// Checks that `path` lies strictly inside `store_dir` (component-wise) and returns it as
@@ -75,7 +80,7 @@ pub fn write_layer<W: Write>(
         out,
         owner,
         written: 0,
-        fingerprint: HashingWriter::new(),
+        fingerprint: DefaultHasher::new(),
         header: Vec::with_capacity(2048),
         buf: vec![0u8; 256 * 1024],
     };
@@ -83,19 +88,35 @@ pub fn write_layer<W: Write>(
         w.put_header(root, 0o755, 0, tar::DIRTYPE, b"", (0, 0))?;
     }
     for path in paths {
-        let meta = fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
-        let is_dir = meta.is_dir();
-        w.entry(path, &meta)?;
-        if is_dir {
-            w.walk(path)?;
+        let raw = path.as_os_str().as_bytes();
+        let st = rfs::statat(rfs::CWD, path, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| Error::io(path, e.into()))?;
+        let mut full = raw.to_vec();
+        let (parent, name) = match raw.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&raw[..i.max(1)], &raw[i + 1..]),
+            None => (&b"."[..], raw),
+        };
+        // The store directory itself may be reached through symlinks, as Python would.
+        let parent_fd = rfs::openat(
+            rfs::CWD,
+            OsStr::from_bytes(parent),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io(Path::new(OsStr::from_bytes(parent)), e.into()))?;
+        let name =
+            CString::new(name).map_err(|_| Error::io(path, io::ErrorKind::InvalidInput.into()))?;
+        w.entry(&parent_fd, &name, &full, &st)?;
+        if file_type(&st) == FileType::Directory {
+            let fd = open_dir(&parent_fd, &name, path)?;
+            w.walk(&fd, &mut full)?;
         }
     }
     let end = tar::end_of_archive_len(w.written);
     w.zeros(end)?;
-    let (fingerprint, _) = w.fingerprint.finish();
     Ok(LayerSummary {
         size: w.written,
-        fingerprint,
+        fingerprint: w.fingerprint.finish(),
     })
 }
 
@@ -111,7 +132,7 @@ struct LayerWriter<'a, W: Write> {
     out: &'a mut W,
     owner: &'a Owner,
     written: u64,
-    fingerprint: HashingWriter,
+    fingerprint: DefaultHasher,
     header: Vec<u8>,
     buf: Vec<u8>,
 }
@@ -160,76 +181,100 @@ impl<W: Write> LayerWriter<'_, W> {
             pax: &[],
         }
         .encode(&mut header);
-        let _ = self.fingerprint.write_all(&header);
+        (name, mode, size, typeflag, linkname, dev).hash(&mut self.fingerprint);
         let r = self.write(&header);
         self.header = header;
         r
     }
 
     /// Walks a directory's children in Python's sorted order, depth first (which is the
-    /// order `sorted()` gives whole paths: component by component).
-    fn walk(&mut self, dir: &Path) -> Result<()> {
-        let mut names: Vec<Vec<u8>> = Vec::new();
-        for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
-            names.push(entry.file_name().into_vec());
-        }
-        names.sort_by(|a, b| tar::py_str_cmp(a, b));
-        for name in names {
-            let path = dir.join(std::ffi::OsStr::from_bytes(&name));
-            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
-            self.entry(&path, &meta)?;
-            if meta.is_dir() {
-                self.walk(&path)?;
+    /// order `sorted()` gives whole paths: component by component). Every lookup is
+    /// relative to the open directory, so the kernel never re-resolves the whole path.
+    fn walk(&mut self, dir: &OwnedFd, path: &mut Vec<u8>) -> Result<()> {
+        let as_path = |p: &[u8]| PathBuf::from(OsStr::from_bytes(p));
+        let mut names: Vec<CString> = Vec::new();
+        let mut entries =
+            rfs::Dir::read_from(dir).map_err(|e| Error::io(as_path(path), e.into()))?;
+        while let Some(entry) = entries.read() {
+            let entry = entry.map_err(|e| Error::io(as_path(path), e.into()))?;
+            let name = entry.file_name();
+            if name.to_bytes() != b"." && name.to_bytes() != b".." {
+                names.push(name.to_owned());
             }
+        }
+        drop(entries);
+        names.sort_by(|a, b| tar::py_str_cmp(a.to_bytes(), b.to_bytes()));
+        for name in names {
+            let len = path.len();
+            path.push(b'/');
+            path.extend_from_slice(name.to_bytes());
+            let st = rfs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| Error::io(as_path(path), e.into()))?;
+            self.entry(dir, &name, path, &st)?;
+            if file_type(&st) == FileType::Directory {
+                let child = open_dir(dir, &name, &as_path(path))?;
+                self.walk(&child, path)?;
+            }
+            path.truncate(len);
         }
         Ok(())
     }
 
-    fn entry(&mut self, path: &Path, meta: &Metadata) -> Result<()> {
-        let ft = meta.file_type();
-        let mode = meta.mode() & 0o7777;
-        let raw = path.as_os_str().as_bytes();
+    /// Writes one entry: `name` inside the open directory `dir`, whose full path is `path`.
+    fn entry(&mut self, dir: &OwnedFd, name: &CStr, path: &[u8], st: &rfs::Stat) -> Result<()> {
+        let as_path = || PathBuf::from(OsStr::from_bytes(path));
+        let mode = st.st_mode & 0o7777;
         // `gettarinfo` strips leading slashes; `append_root` puts one back.
-        let trimmed = &raw[raw.iter().take_while(|&&b| b == b'/').count()..];
-        let mut name = Vec::with_capacity(trimmed.len() + 2);
-        name.push(b'/');
-        name.extend_from_slice(trimmed);
-        if ft.is_dir() {
-            name.push(b'/');
-            self.put_header(&name, mode, 0, tar::DIRTYPE, b"", (0, 0))
-        } else if ft.is_symlink() {
-            let target = fs::read_link(path).map_err(|e| Error::io(path, e))?;
-            self.put_header(
-                &name,
-                mode,
-                0,
-                tar::SYMTYPE,
-                target.as_os_str().as_bytes(),
-                (0, 0),
-            )
-        } else if ft.is_file() {
-            // Hard links are written as regular files with their contents, as nixpkgs does.
-            let size = meta.len();
-            let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-            self.put_header(&name, mode, size, tar::REGTYPE, b"", (0, 0))?;
-            self.copy_exact(&mut file, size, path)?;
-            self.zeros(tar::padding(size))
-        } else if ft.is_fifo() {
-            self.put_header(&name, mode, 0, tar::FIFOTYPE, b"", (0, 0))
-        } else if ft.is_char_device() || ft.is_block_device() {
-            let t = if ft.is_char_device() {
-                tar::CHRTYPE
-            } else {
-                tar::BLKTYPE
-            };
-            let dev = meta.rdev();
-            self.put_header(&name, mode, 0, t, b"", (dev_major(dev), dev_minor(dev)))
-        } else {
-            Err(Error::Unsupported {
-                path: path.to_path_buf(),
+        let trimmed = &path[path.iter().take_while(|&&b| b == b'/').count()..];
+        let mut tar_name = Vec::with_capacity(trimmed.len() + 2);
+        tar_name.push(b'/');
+        tar_name.extend_from_slice(trimmed);
+        match file_type(st) {
+            FileType::Directory => {
+                tar_name.push(b'/');
+                self.put_header(&tar_name, mode, 0, tar::DIRTYPE, b"", (0, 0))
+            }
+            FileType::Symlink => {
+                let target = rfs::readlinkat(dir, name, Vec::new())
+                    .map_err(|e| Error::io(as_path(), e.into()))?;
+                self.put_header(&tar_name, mode, 0, tar::SYMTYPE, target.as_bytes(), (0, 0))
+            }
+            FileType::RegularFile => {
+                // Hard links are written as regular files with their contents, as nixpkgs does.
+                let size = st.st_size as u64;
+                let fd = rfs::openat(
+                    dir,
+                    name,
+                    OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                    Mode::empty(),
+                )
+                .map_err(|e| Error::io(as_path(), e.into()))?;
+                let mut file = File::from(fd);
+                self.put_header(&tar_name, mode, size, tar::REGTYPE, b"", (0, 0))?;
+                self.copy_exact(&mut file, size, &as_path())?;
+                self.zeros(tar::padding(size))
+            }
+            FileType::Fifo => self.put_header(&tar_name, mode, 0, tar::FIFOTYPE, b"", (0, 0)),
+            t @ (FileType::CharacterDevice | FileType::BlockDevice) => {
+                let kind = if t == FileType::CharacterDevice {
+                    tar::CHRTYPE
+                } else {
+                    tar::BLKTYPE
+                };
+                let dev = st.st_rdev;
+                self.put_header(
+                    &tar_name,
+                    mode,
+                    0,
+                    kind,
+                    b"",
+                    (dev_major(dev), dev_minor(dev)),
+                )
+            }
+            _ => Err(Error::Unsupported {
+                path: as_path(),
                 kind: "socket",
-            })
+            }),
         }
     }
 
@@ -262,6 +307,22 @@ impl<W: Write> LayerWriter<'_, W> {
         self.buf = buf;
         r
     }
+}
+
+fn file_type(st: &rfs::Stat) -> FileType {
+    FileType::from_raw_mode(st.st_mode)
+}
+
+/// Opens a directory (not following a symlink: it was just seen as a directory) relative
+/// to `at`, for listing and lookups.
+fn open_dir<P: rustix::path::Arg>(at: impl AsFd, name: P, path: &Path) -> Result<OwnedFd> {
+    rfs::openat(
+        at,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io(path, e.into()))
 }
 
 /// glibc's `gnu_dev_major`.
