@@ -15,6 +15,7 @@ pub mod confgen;
 pub mod digest;
 pub mod error;
 pub mod layering;
+pub mod output;
 pub mod plan;
 pub mod pyjson;
 pub mod sink;

@@ -9,7 +9,7 @@
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
 use crate::digest::{Digest, HashingWriter};
 use crate::error::{Error, Result};
+use crate::output::ByteSink;
 use crate::tar::{self, Header, Num};
 
 /// Who owns the files of store layers, and their mtime (all from the conf).
@@ -71,7 +72,7 @@ pub fn check_store_path(path: &str, store_dir: &str) -> Result<PathBuf> {
 
 /// Writes a store layer's tar into `out`, returning its size and header fingerprint.
 /// `paths` must already be normalised by [`check_store_path`].
-pub fn write_layer<W: Write>(
+pub fn write_layer<W: ByteSink>(
     paths: &[PathBuf],
     owner: &Owner,
     out: &mut W,
@@ -128,7 +129,7 @@ pub fn hash_layer(paths: &[PathBuf], owner: &Owner) -> Result<(Digest, LayerSumm
     Ok((digest, summary))
 }
 
-struct LayerWriter<'a, W: Write> {
+struct LayerWriter<'a, W: ByteSink> {
     out: &'a mut W,
     owner: &'a Owner,
     written: u64,
@@ -137,7 +138,7 @@ struct LayerWriter<'a, W: Write> {
     buf: Vec<u8>,
 }
 
-impl<W: Write> LayerWriter<'_, W> {
+impl<W: ByteSink> LayerWriter<'_, W> {
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.out.write_all(bytes).map_err(Error::Write)?;
         self.written += bytes.len() as u64;
@@ -281,20 +282,32 @@ impl<W: Write> LayerWriter<'_, W> {
     /// Copies exactly `size` bytes of `file`; a shorter file is an error.
     fn copy_exact(&mut self, file: &mut File, size: u64, path: &Path) -> Result<()> {
         let mut left = size;
+        let short = |left: u64| Error::Changed {
+            path: path.to_path_buf(),
+            what: format!(
+                "it has {} bytes, not the {size} its metadata gave",
+                size - left
+            ),
+        };
+        if let Some(moved) = self.out.splice_from(file, size).map_err(|e| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                Error::Write(e)
+            } else {
+                Error::io(path, e)
+            }
+        })? {
+            self.written += moved;
+            if moved < size {
+                return Err(short(size - moved));
+            }
+            return Ok(());
+        }
         let mut buf = std::mem::take(&mut self.buf);
         let r = (|| {
             while left > 0 {
                 let want = (buf.len() as u64).min(left) as usize;
                 let n = match file.read(&mut buf[..want]) {
-                    Ok(0) => {
-                        return Err(Error::Changed {
-                            path: path.to_path_buf(),
-                            what: format!(
-                                "it has {} bytes, not the {size} its metadata gave",
-                                size - left
-                            ),
-                        });
-                    }
+                    Ok(0) => return Err(short(left)),
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(Error::io(path, e)),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::conf::Conf;
 use crate::error::{Error, Result};
+use crate::output::Output;
 use crate::plan::Plan;
 use crate::sink::docker_archive;
 
@@ -55,9 +56,7 @@ pub fn write_plan(plan: &Plan, output: Option<&Path>) -> Result<()> {
                 .as_fd()
                 .try_clone_to_owned()
                 .map_err(Error::Write)?;
-            grow_pipe(&fd);
-            let out = BufWriter::with_capacity(1 << 20, File::from(fd));
-            docker_archive::write(plan, out)
+            docker_archive::write(plan, Output::new(File::from(fd)))
         }
         Some(path) => match std::fs::metadata(path) {
             // A FIFO, a device, /dev/stdout: write into it, never rename over it.
@@ -66,30 +65,11 @@ pub fn write_plan(plan: &Plan, output: Option<&Path>) -> Result<()> {
                     .write(true)
                     .open(path)
                     .map_err(|e| Error::io(path, e))?;
-                grow_pipe(&file);
-                docker_archive::write(plan, BufWriter::with_capacity(1 << 20, file))
+                docker_archive::write(plan, Output::new(file))
             }
             _ => write_atomically(path, |out| docker_archive::write(plan, out)),
         },
     }
-}
-
-/// When the output is a pipe, makes its buffer as large as the system allows (up to the
-/// 1 MiB strata writes at a time). With the default 64 KiB pipe, writer and reader take
-/// turns every 64 KiB, and on a small VM the context switches cost more than the copying.
-/// Failure is harmless (the pipe keeps its size).
-fn grow_pipe(fd: &impl AsFd) {
-    let is_pipe = rustix::fs::fstat(fd)
-        .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo)
-        .unwrap_or(false);
-    if !is_pipe {
-        return;
-    }
-    let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok())
-        .unwrap_or(1 << 20);
-    let _ = rustix::pipe::fcntl_setpipe_size(fd, max.min(1 << 20));
 }
 
 /// Writes `path` through a temporary file in the same directory, renamed into place only

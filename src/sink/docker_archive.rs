@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::base::{ArchiveReader, MemberHeader};
 use crate::digest::HashingWriter;
 use crate::error::{Error, Result};
+use crate::output::ByteSink;
 use crate::plan::{Plan, Source};
 use crate::store_layer;
 use crate::tar;
@@ -16,6 +17,14 @@ use crate::tar;
 struct Counting<W> {
     inner: W,
     pos: u64,
+}
+
+impl<W: ByteSink> ByteSink for Counting<W> {
+    fn splice_from(&mut self, file: &File, len: u64) -> io::Result<Option<u64>> {
+        let moved = self.inner.splice_from(file, len)?;
+        self.pos += moved.unwrap_or(0);
+        Ok(moved)
+    }
 }
 
 impl<W: Write> Write for Counting<W> {
@@ -31,7 +40,7 @@ impl<W: Write> Write for Counting<W> {
 }
 
 /// Writes the whole archive of `plan` into `out`.
-pub fn write<W: Write>(plan: &Plan, out: W) -> Result<()> {
+pub fn write<W: ByteSink>(plan: &Plan, out: W) -> Result<()> {
     let mut out = Counting { inner: out, pos: 0 };
     let mut base_reader: Option<ArchiveReader> = None;
     for layer in &plan.layers {
