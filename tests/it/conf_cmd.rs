@@ -411,3 +411,73 @@ fn conf_errors() {
         &["--graph"],
     );
 }
+
+#[test]
+fn conf_output_streams_into_an_image() {
+    // The Nix wrapper runs `strata conf` then `strata stream` on its output: the whole
+    // chain must give an image whose layers and config are the conf's.
+    let f = fixture();
+    std::fs::create_dir_all(format!("{}/bin", f.hello)).unwrap();
+    std::fs::write(format!("{}/bin/hello", f.hello), b"#!/bin/sh\necho hello\n").unwrap();
+    std::fs::create_dir_all(format!("{}/lib", f.glibc)).unwrap();
+    std::fs::write(format!("{}/lib/libc.so.6", f.glibc), vec![7u8; 100_000]).unwrap();
+    std::fs::create_dir_all(&f.cust).unwrap();
+    let layer = vec![0u8; 10240];
+    std::fs::write(format!("{}/layer.tar", f.cust), &layer).unwrap();
+    use sha2::Digest as _;
+    std::fs::write(
+        format!("{}/checksum", f.cust),
+        hex::encode(sha2::Sha256::digest(&layer)),
+    )
+    .unwrap();
+    let mut args = common(&f);
+    let conf_path = f.dir.path().join("conf.json");
+    let conf_str = conf_path.to_string_lossy().into_owned();
+    args.extend(["--name", "Hello", "--tag", "t", "-o", &conf_str]);
+    ok(&args, None);
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("stream")
+        .arg(&conf_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let members = super::common::tar_members(&out.stdout);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &members
+            .iter()
+            .find(|(n, _)| n == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["hello:t"]));
+    assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 3);
+    let config_name = manifest[0]["Config"].as_str().unwrap();
+    let config = &members.iter().find(|(n, _)| n == config_name).unwrap().1;
+    let text = String::from_utf8_lossy(config);
+    // Python's json.dumps of the base JSON's config: float kept as 1.0, non-ASCII escaped.
+    assert!(text.contains("\"StopTimeout\": 1.0"), "{text}");
+    assert!(
+        text.contains(r#""desc": "h\u00e9llo \u007f \"q\"""#),
+        "{text}"
+    );
+    let comments: Vec<String> =
+        serde_json::from_slice::<serde_json::Value>(config).unwrap()["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["comment"].as_str().unwrap().to_string())
+            .collect();
+    assert_eq!(
+        comments,
+        vec![
+            format!("store paths: ['{}']", f.glibc),
+            format!("store paths: ['{}']", f.hello),
+            format!("store paths: ['{}']", f.cust),
+        ]
+    );
+}
