@@ -459,8 +459,9 @@ fn conf_output_streams_into_an_image() {
     let config_name = manifest[0]["Config"].as_str().unwrap();
     let config = &members.iter().find(|(n, _)| n == config_name).unwrap().1;
     let text = String::from_utf8_lossy(config);
-    // Python's json.dumps of the base JSON's config: float kept as 1.0, non-ASCII escaped.
-    assert!(text.contains("\"StopTimeout\": 1.0"), "{text}");
+    // nixpkgs' chain: jq (conf step) prints 1.0 as 1, then Python's json.dumps keeps the
+    // int; non-ASCII and DEL are escaped by json.dumps.
+    assert!(text.contains("\"StopTimeout\": 1\n"), "{text}");
     assert!(
         text.contains(r#""desc": "h\u00e9llo \u007f \"q\"""#),
         "{text}"
