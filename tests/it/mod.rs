@@ -4,5 +4,6 @@ pub mod conf_cmd;
 pub mod consumers;
 pub mod layering;
 pub mod oracle;
+pub mod robustness;
 pub mod stream_errors;
 pub mod stream_golden;
