@@ -365,3 +365,31 @@ fn created_now_is_a_real_date_shared_with_mtime() {
         "mtime {mtime} is now ({before})"
     );
 }
+
+#[test]
+fn output_onto_a_fifo_writes_into_it() {
+    // `-o` onto something that is not a regular file (a FIFO, /dev/stdout) must write into
+    // it, not rename a temporary file over it.
+    golden_fixture();
+    let tmp = tempdir();
+    let fifo = tmp.path().join("fifo");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).expect("read fifo"))
+    };
+    let out = run(strata()
+        .arg("stream")
+        .arg(stream_cases().join("basic/conf.json"))
+        .arg("-o")
+        .arg(&fifo));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = reader.join().expect("reader thread");
+    assert_matches_reference("basic", &got);
+    let ft = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&ft), "still a FIFO");
+}
