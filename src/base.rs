@@ -383,9 +383,13 @@ fn index(reader: &mut ArchiveReader) -> Result<Index> {
         if let Some(link) = long_link.take() {
             h.linkname = link;
         }
+        // `tarfile` gives every member the global PAX records, then its own.
         if let Some(pax) = pending_pax.take() {
             apply_pax(&mut h, &pax);
             h.pax = pax;
+        } else if !global_pax.is_empty() {
+            apply_pax(&mut h, &global_pax);
+            h.pax = global_pax.clone();
         }
         // Data follows; a PAX `size` overrides the header's.
         let end = data_offset + tar::padded(h.size);
@@ -416,6 +420,61 @@ fn index(reader: &mut ArchiveReader) -> Result<Index> {
         });
     }
     Ok((members, small))
+}
+
+/// True for members in GNU sparse form (old `S` type or PAX `GNU.sparse.*` records).
+fn is_sparse(h: &MemberHeader) -> bool {
+    h.typeflag == b'S' || h.pax.iter().any(|(k, _)| k.starts_with(b"GNU.sparse"))
+}
+
+/// Follows hard and symbolic links as `TarFile._find_link_target` does: a hard link names
+/// an earlier member; a symlink is taken relative to its directory, anywhere in the
+/// archive; names compared after normalisation. Returns the member holding the data.
+fn resolve_link(members: &[Member], mut idx: usize) -> Option<usize> {
+    for _ in 0..64 {
+        let h = &members[idx].header;
+        let (target, limit) = match h.typeflag {
+            tar::LNKTYPE => (h.linkname.clone(), idx),
+            tar::SYMTYPE => {
+                let dir = match h.name.iter().rposition(|&b| b == b'/') {
+                    Some(i) => &h.name[..i],
+                    None => &b""[..],
+                };
+                let mut t = dir.to_vec();
+                if !t.is_empty() && !h.linkname.is_empty() {
+                    t.push(b'/');
+                }
+                t.extend_from_slice(&h.linkname);
+                (t, members.len())
+            }
+            _ => return Some(idx),
+        };
+        let want = normpath(&target);
+        idx = members[..limit]
+            .iter()
+            .rposition(|m| normpath(&m.header.name) == want)?;
+    }
+    None
+}
+
+/// `os.path.normpath` for relative archive names: drops `.` and empty components and
+/// resolves `..`.
+fn normpath(name: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for c in name.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                if out.last().is_some_and(|l| l != b"..") {
+                    out.pop();
+                } else {
+                    out.push(c.to_vec());
+                }
+            }
+            _ => out.push(c.to_vec()),
+        }
+    }
+    out
 }
 
 fn has_data(typeflag: u8) -> bool {
@@ -510,6 +569,12 @@ pub fn load(archive: &Path) -> Result<BaseImage> {
         members.iter().rposition(|m| m.header.name == name)
     };
     let mut read_member = |idx: usize, what: &str| -> Result<Vec<u8>> {
+        // `extractfile` follows hard and symbolic links to the member they name.
+        let idx = resolve_link(&members, idx).ok_or_else(|| {
+            err(format!(
+                "{what} is a link to a member the archive does not contain"
+            ))
+        })?;
         if let Some(d) = small.remove(&idx) {
             return Ok(d);
         }
@@ -595,7 +660,21 @@ pub fn load(archive: &Path) -> Result<BaseImage> {
             ))
         })?;
         let m = &members[idx];
-        if !has_data(m.header.typeflag) {
+        if is_sparse(&m.header) {
+            return Err(err(format!(
+                "layer {name} is stored in GNU sparse format, which strata does not read"
+            )));
+        }
+        let is_link = matches!(m.header.typeflag, tar::SYMTYPE | tar::LNKTYPE);
+        // Docker before 25 saves a repeated layer as a symlink to the first copy; nixpkgs
+        // re-writes such a member as it is (a link, no data), and so does strata.
+        if is_link && m.header.size != 0 {
+            return Err(err(format!(
+                "layer {name} is a link with a data size ({} bytes)",
+                m.header.size
+            )));
+        }
+        if !has_data(m.header.typeflag) && !is_link {
             return Err(err(format!(
                 "layer {name} is not a regular file in the archive"
             )));

@@ -156,3 +156,93 @@ fn far_future_mtime_matches_cpython_tarfile() {
         json!({"mtime": "9999-12-31T23:59:59Z", "uid": "1000", "gid": "100", "uname": "alice", "gname": "users"}),
     );
 }
+
+/// Base images as other tools write them: strata's output must begin with exactly the
+/// bytes CPython's tarfile writes when it re-writes their layers (what nixpkgs does).
+#[test]
+fn base_image_variants_are_rewritten_as_cpython_does() {
+    golden_fixture();
+    let tmp = tempdir();
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
+    let out = run(python()
+        .arg(oracle.join("base_variants.py"))
+        .arg("/tmp/strata-golden/base/hello-basic.tar")
+        .arg(tmp.path()));
+    assert!(out.status.success(), "base_variants.py: {}", stderr(&out));
+    for variant in ["global-pax", "pax-float", "gnu-long", "links"] {
+        let base = tmp.path().join(format!("{variant}.tar"));
+        let out = run(python().arg(oracle.join("base_prefix.py")).arg(&base));
+        assert!(
+            out.status.success(),
+            "base_prefix.py {variant}: {}",
+            stderr(&out)
+        );
+        let want = out.stdout;
+        let mut conf = read_json(&stream_cases().join("from-image/conf.json"));
+        conf["from_image"] = json!(base);
+        let conf_path = tmp.path().join(format!("{variant}.conf.json"));
+        write_json(&conf_path, &conf);
+        let out = run(strata().arg("stream").arg(&conf_path));
+        assert!(out.status.success(), "{variant}: {}", stderr(&out));
+        let got = &out.stdout[..want.len().min(out.stdout.len())];
+        if got != &want[..] {
+            let at = got
+                .iter()
+                .zip(&want)
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.len());
+            let block = at / 512 * 512;
+            panic!(
+                "{variant}: base layers differ from CPython's at byte {at}\n got: {:?}\nwant: {:?}",
+                String::from_utf8_lossy(&got[block..(block + 512).min(got.len())]),
+                String::from_utf8_lossy(&want[block..(block + 512).min(want.len())]),
+            );
+        }
+    }
+}
+
+#[test]
+fn sparse_base_layers_are_refused() {
+    golden_fixture();
+    let tmp = tempdir();
+    // A GNU sparse member, written by GNU tar from a file with a hole.
+    let dir = tmp.path().join("src");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let layer = dir.join("layer.tar");
+    let f = std::fs::File::create(&layer).expect("create");
+    f.set_len(1 << 20).expect("hole");
+    let base = tmp.path().join("sparse.tar");
+    let st = Command::new("tar")
+        .args(["--format=gnu", "-S", "-C"])
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&base)
+        .arg("layer.tar")
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let err = strata::base::load(&base).expect_err("no manifest, or refused");
+    assert!(err.to_string().contains("manifest.json"), "{err}");
+    // With a manifest naming it, the sparse layer itself is refused by name.
+    let manifest = tmp.path().join("manifest.json");
+    std::fs::write(&manifest, r#"[{"Config":"c.json","Layers":["layer.tar"]}]"#).expect("write");
+    std::fs::write(
+        tmp.path().join("c.json"),
+        r#"{"rootfs":{"diff_ids":["sha256:00"]}}"#,
+    )
+    .expect("write");
+    let st = Command::new("tar")
+        .args(["--format=gnu", "-C"])
+        .arg(tmp.path())
+        .arg("-rf")
+        .arg(&base)
+        .args(["manifest.json", "c.json"])
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let err = strata::base::load(&base).expect_err("sparse refused");
+    assert!(
+        err.to_string().contains("sparse") && err.to_string().contains("layer.tar"),
+        "{err}"
+    );
+}
