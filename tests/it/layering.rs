@@ -343,6 +343,23 @@ fn fails(args: &[&str], needles: &[&str]) {
     }
 }
 
+/// `strata layers --algorithm pipeline` on graph `g` with pipeline file `p` must fail
+/// naming every needle.
+fn fails_pipeline(g: &str, p: &str, needles: &[&str]) {
+    fails(
+        &[
+            "layers",
+            "--graph",
+            g,
+            "--algorithm",
+            "pipeline",
+            "--pipeline",
+            p,
+        ],
+        needles,
+    );
+}
+
 #[test]
 fn cli_prints_layers_json() {
     let case = golden().join("doc-example");
@@ -642,18 +659,7 @@ fn error_pipeline_bad_arguments() {
         (r#"{"pipeline": "x"}"#, &["expected a list of steps"][..]),
     ] {
         let p = write(d.path(), "p.json", text);
-        fails(
-            &[
-                "layers",
-                "--graph",
-                g,
-                "--algorithm",
-                "pipeline",
-                "--pipeline",
-                &p,
-            ],
-            needles,
-        );
+        fails_pipeline(g, &p, needles);
     }
 }
 
@@ -677,18 +683,7 @@ fn error_pipeline_step_on_wrong_value() {
         ),
     ] {
         let p = write(d.path(), "p.json", text);
-        fails(
-            &[
-                "layers",
-                "--graph",
-                g,
-                "--algorithm",
-                "pipeline",
-                "--pipeline",
-                &p,
-            ],
-            needles,
-        );
+        fails_pipeline(g, &p, needles);
     }
 }
 
