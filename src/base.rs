@@ -490,6 +490,19 @@ fn parse_pax(
     data: &[u8],
     records: &mut Vec<(Vec<u8>, Vec<u8>)>,
 ) -> std::result::Result<(), String> {
+    // `tarfile` records `hdrcharset` before any other record of the header.
+    if let Some(i) = find_sub(data, b" hdrcharset=") {
+        let start = i + b" hdrcharset=".len();
+        let end = data[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(data.len(), |e| start + e);
+        let v = data[start..end].to_vec();
+        match records.iter_mut().find(|(key, _)| key == b"hdrcharset") {
+            Some(slot) => slot.1 = v,
+            None => records.push((b"hdrcharset".to_vec(), v)),
+        }
+    }
     let mut pos = 0;
     while pos < data.len() && data[pos] != 0 {
         let sp = data[pos..]
@@ -518,12 +531,16 @@ fn parse_pax(
     Ok(())
 }
 
+fn find_sub(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 /// `TarInfo._apply_pax_info`: path, linkpath, uname, gname, uid, gid, size, mtime.
 fn apply_pax(h: &mut MemberHeader, pax: &[(Vec<u8>, Vec<u8>)]) {
     let int = |v: &[u8]| {
         std::str::from_utf8(v)
             .ok()
-            .and_then(|s| s.trim().parse::<i128>().ok())
+            .and_then(crate::conf::py_int)
             .unwrap_or(0)
     };
     for (k, v) in pax {
@@ -545,7 +562,7 @@ fn apply_pax(h: &mut MemberHeader, pax: &[(Vec<u8>, Vec<u8>)]) {
                 h.mtime = Num::Float(
                     std::str::from_utf8(v)
                         .ok()
-                        .and_then(|s| s.trim().parse::<f64>().ok())
+                        .and_then(|s| s.trim().replace('_', "").parse::<f64>().ok())
                         .unwrap_or(0.0),
                 )
             }

@@ -78,9 +78,20 @@ impl Reader<'_> {
         let Some(v) = self.obj.get(key) else {
             return Ok(0);
         };
+        // What Python's `int(conf[key])` accepts: integers, floats (truncated), booleans,
+        // and decimal strings (whitespace around, `_` between digits).
         let parsed = match v {
-            Value::Number(n) => n.to_string().parse::<i128>().ok(),
-            Value::String(s) => s.trim().parse::<i128>().ok(),
+            Value::Number(n) => {
+                let text = n.to_string();
+                text.parse::<i128>().ok().or_else(|| {
+                    text.parse::<f64>()
+                        .ok()
+                        .filter(|f| f.is_finite() && f.abs() < 1e38)
+                        .map(|f| f.trunc() as i128)
+                })
+            }
+            Value::Bool(b) => Some(i128::from(*b)),
+            Value::String(s) => py_int(s),
             _ => None,
         };
         parsed.ok_or_else(|| {
@@ -90,6 +101,31 @@ impl Reader<'_> {
             )
         })
     }
+}
+
+/// Python's `int(str)` for base 10: optional sign, ASCII digits with single `_` between
+/// them, surrounding whitespace ignored. (Python also reads non-ASCII decimal digits;
+/// strata does not.)
+pub fn py_int(s: &str) -> Option<i128> {
+    let t = s.trim();
+    let (neg, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let b = digits.as_bytes();
+    if b.is_empty() || b[0] == b'_' || b[b.len() - 1] == b'_' || digits.contains("__") {
+        return None;
+    }
+    let mut n: i128 = 0;
+    for &c in b {
+        match c {
+            b'_' => {}
+            b'0'..=b'9' => n = n.checked_mul(10)?.checked_add(i128::from(c - b'0'))?,
+            _ => return None,
+        }
+    }
+    Some(if neg { -n } else { n })
 }
 
 /// A JSON value's kind, for messages.
@@ -213,5 +249,21 @@ impl Conf {
             uname,
             gname,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_int;
+
+    #[test]
+    fn py_int_accepts_what_python_int_does() {
+        // CPython 3.11: int("…")
+        assert_eq!(py_int(" 42 "), Some(42));
+        assert_eq!(py_int("-1_000"), Some(-1000));
+        assert_eq!(py_int("+7"), Some(7));
+        for bad in ["", "_1", "1_", "1__0", "0x10", "1.0", "- 1", "one"] {
+            assert_eq!(py_int(bad), None, "{bad:?}");
+        }
     }
 }

@@ -142,9 +142,18 @@ fn unreadable_file_in_a_store_path() {
         .status()
         .expect("chmod");
     assert!(st.success());
+    // A copy of the binary `nobody` can run, wherever the checkout lives.
+    let bin = tmp.path().join("strata");
+    std::fs::copy(env!("CARGO_BIN_EXE_strata"), &bin).expect("copy binary");
+    let st = Command::new("chmod")
+        .arg("755")
+        .arg(&bin)
+        .status()
+        .expect("chmod");
+    assert!(st.success());
     let out = run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_strata"))
+        .arg(&bin)
         .arg("stream")
         .arg(&conf));
     let err = stderr(&out);

@@ -174,8 +174,9 @@ fn equivalent_conf_spellings_give_the_same_image() {
     let tmp = tempdir();
     // Numbers for uid/gid, `Z` for the offset, unknown keys from later versions.
     let conf = conf_variant(tmp.path(), "nonroot", |c| {
-        c.insert("uid".into(), json!(1000));
-        c.insert("gid".into(), json!(100));
+        // Python's int(): a float truncates, `_` may separate digits.
+        c.insert("uid".into(), json!(1000.7));
+        c.insert("gid".into(), json!(" 1_00 "));
         c.insert("mtime".into(), json!("2024-01-01T00:00:00Z"));
         c.insert("some_future_key".into(), json!({"x": 1}));
     });
