@@ -741,3 +741,76 @@ fn demo_image_runs() {
         show_output(&out)
     );
 }
+
+/// nixpkgs' "layered on top of a layered image" check: an image streamed with the first
+/// (gzip-compressed, as buildLayeredImage stores it) as its fromImage keeps the base's
+/// layers below its own, inherits Env, and runs in docker.
+#[test]
+fn docker_runs_an_image_layered_on_a_strata_base() {
+    require_dockerd();
+    let fixture = Fixture::new("docker_from_image");
+    let base = fixture.stream();
+    let base_facts = ArchiveFacts::read(&base);
+    let base_gz = fixture.path("base.tar.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        fs::File::create(&base_gz).expect("create base.tar.gz"),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut fs::File::open(&base).expect("open base"), &mut enc).expect("gzip");
+    enc.finish().expect("gzip");
+
+    let mut conf = read_json(&fixture.conf);
+    let tag = format!("{}-top", fixture.tag);
+    conf["from_image"] = json!(base_gz);
+    conf["store_layers"] = json!([]);
+    conf["repo_tag"] = json!(tag);
+    conf["config"] = json!({
+        "Cmd": ["/bin/sh", "-c", "echo $GREETING from the top"],
+        "Env": ["GREETING=layered"]
+    });
+    let conf_path = fixture.path("top.json");
+    write(
+        &conf_path,
+        serde_json::to_string(&conf).expect("json").as_bytes(),
+    );
+    let image = fixture.path("top.tar");
+    run(
+        strata().arg("stream").arg(&conf_path).arg("-o").arg(&image),
+        "strata stream (from_image)",
+    );
+    let facts = ArchiveFacts::read(&image);
+    let base_ids = base_facts
+        .diff_ids()
+        .as_array()
+        .expect("base diff_ids")
+        .clone();
+    let ids = facts.diff_ids().as_array().expect("diff_ids").clone();
+    assert_eq!(
+        ids.len(),
+        base_ids.len() + 1,
+        "base layers + customisation layer"
+    );
+    assert_eq!(
+        &ids[..base_ids.len()],
+        &base_ids[..],
+        "base layers first, same diff_ids"
+    );
+    assert_eq!(
+        facts.config["config"]["Env"],
+        json!(["PATH=/bin", "GREETING=layered"]),
+        "Env: the base's first, then the image's"
+    );
+    run(
+        docker().arg("load").arg("-i").arg(&image),
+        "docker load -i (from_image)",
+    );
+    let _loaded = Loaded {
+        tool: docker,
+        reference: tag.clone(),
+    };
+    assert_same(
+        "docker run of the layered image",
+        "layered from the top\n",
+        &docker_run(&tag, &[]),
+    );
+}
