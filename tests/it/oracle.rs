@@ -246,3 +246,97 @@ fn sparse_base_layers_are_refused() {
         "{err}"
     );
 }
+
+/// Conf dates: strata's reading of thousands of strings (what nixpkgs writes, the other
+/// ISO 8601 forms, and random mutations of them) against CPython's `fromisoformat`.
+#[test]
+fn dates_are_read_as_cpython_fromisoformat_reads_them() {
+    let mut corpus: Vec<String> = [
+        "1970-01-01T00:00:01+00:00",
+        "1970-01-01T00:00:01Z",
+        "2024-06-01T12:30:00+02:00",
+        "2024-02-29T23:30:00.5-01:30",
+        "2024-01-01 00:00",
+        "2024-01-01T12",
+        "2024-01-01T1230",
+        "2024-01-01T123045,25",
+        "2024-01-01T12:30:45.1234567Z",
+        "2024-01-01T12:30.5",
+        "2024-01-01T00:00:00+05:30:15",
+        "2024-01-01T00:00:00+0530",
+        "2024-01-01T00:00:00-00:00",
+        "2024-01-01T00:00:00+05:30:00.5",
+        "2024-W01-1",
+        "2024W011",
+        "2024-W01",
+        "2020-W53-7T10:00Z",
+        "2021-W53-1",
+        "20240101",
+        "20240101T000000Z",
+        "1969-12-31T23:59:59.5+00:00",
+        "0001-01-01T00:00:00+00:00",
+        "9999-12-31T23:59:59.999999+00:00",
+        "2024-01-01T24:00:00",
+        "2024-01-01T00:00:60",
+        "2023-02-29",
+        "2024-1-01",
+        "2024-01-01T",
+        "2024-01-01t00:00:00z",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Deterministic mutations: replace, insert or delete characters, or cut.
+    let alphabet: Vec<char> = "0123456789-:+.,TZW tz\u{e9}\u{a0}\u{65e5}\u{1f600}".chars().collect();
+    let seeds = corpus.clone();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    for round in 0..4000 {
+        let mut c: Vec<char> = seeds[round % seeds.len()].chars().collect();
+        for _ in 0..1 + next(3) {
+            if c.is_empty() {
+                break;
+            }
+            let at = next(c.len());
+            match next(4) {
+                0 => c[at] = alphabet[next(alphabet.len())],
+                1 => c.insert(at, alphabet[next(alphabet.len())]),
+                2 => {
+                    c.remove(at);
+                }
+                _ => c.truncate(at.max(7)),
+            }
+        }
+        corpus.push(c.into_iter().collect());
+    }
+    let tmp = tempdir();
+    let input = tmp.path().join("dates.json");
+    write_json(&input, &json!(corpus));
+    let out = run(python()
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/isoformat.py"))
+        .arg(&input));
+    assert!(out.status.success(), "isoformat.py: {}", stderr(&out));
+    let want: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("oracle JSON");
+    let mut mismatches = Vec::new();
+    for (s, w) in corpus.iter().zip(&want) {
+        let got = match strata::time::DateTime::parse(s) {
+            Ok(d) => json!([d.isoformat(), d.timestamp_secs()]),
+            Err(_) => serde_json::Value::Null,
+        };
+        if &got != w {
+            mismatches.push(format!("{s:?}: strata {got}, CPython {w}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} dates read differently:\n{}",
+        mismatches.len(),
+        corpus.len(),
+        mismatches[..mismatches.len().min(25)].join("\n")
+    );
+}
