@@ -287,7 +287,9 @@ fn dates_are_read_as_cpython_fromisoformat_reads_them() {
     .map(|s| s.to_string())
     .collect();
     // Deterministic mutations: replace, insert or delete characters, or cut.
-    let alphabet: Vec<char> = "0123456789-:+.,TZW tz\u{e9}\u{a0}\u{65e5}\u{1f600}".chars().collect();
+    let alphabet: Vec<char> = "0123456789-:+.,TZW tz\u{e9}\u{a0}\u{65e5}\u{1f600}"
+        .chars()
+        .collect();
     let seeds = corpus.clone();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = |n: usize| {

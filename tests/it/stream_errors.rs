@@ -106,16 +106,17 @@ fn store_path_missing() {
     expect_error(&p, &[missing, "No such file"]);
 }
 
-#[test]
-fn unreadable_file_in_a_store_path() {
-    // Root reads everything, so run strata as `nobody` over a store it can read but for
-    // one file.
+/// Runs strata as `nobody` (root reads everything) over a store it can read except for
+/// `hidden` (relative to the store path, made mode `mode`); returns stderr after
+/// checking the run failed without a panic.
+fn stream_as_nobody_with_unreadable(hidden: &str, mode: &str) -> String {
     let tmp = tempdir();
     let store = tmp.path().join("nix/store");
     let pkg = store.join("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-pkg");
-    std::fs::create_dir_all(pkg.join("share")).expect("mkdir");
+    std::fs::create_dir_all(pkg.join("share/private")).expect("mkdir");
     std::fs::write(pkg.join("share/ok"), b"ok").expect("write");
     std::fs::write(pkg.join("share/secret"), b"secret").expect("write");
+    std::fs::write(pkg.join("share/private/data"), b"data").expect("write");
     let custom = store.join("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-custom");
     std::fs::create_dir_all(&custom).expect("mkdir");
     std::fs::write(custom.join("layer.tar"), vec![0u8; 10240]).expect("write");
@@ -129,40 +130,50 @@ fn unreadable_file_in_a_store_path() {
             "created": "1970-01-01T00:00:01+00:00"
         }),
     );
-    let st = Command::new("chmod")
-        .arg("-R")
-        .arg("a+rX")
-        .arg(tmp.path())
-        .status()
-        .expect("chmod");
-    assert!(st.success());
-    let st = Command::new("chmod")
-        .arg("600")
-        .arg(pkg.join("share/secret"))
-        .status()
-        .expect("chmod");
-    assert!(st.success());
     // A copy of the binary `nobody` can run, wherever the checkout lives.
     let bin = tmp.path().join("strata");
     std::fs::copy(env!("CARGO_BIN_EXE_strata"), &bin).expect("copy binary");
-    let st = Command::new("chmod")
-        .arg("755")
-        .arg(&bin)
-        .status()
-        .expect("chmod");
-    assert!(st.success());
+    for (mode, path) in [("-R", tmp.path().to_path_buf()), (mode, pkg.join(hidden))] {
+        let mut chmod = Command::new("chmod");
+        if mode == "-R" {
+            chmod.args(["-R", "a+rX"]);
+        } else {
+            chmod.arg(mode);
+        }
+        let st = chmod.arg(&path).status().expect("chmod");
+        assert!(st.success());
+    }
     let out = run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(&bin)
         .arg("stream")
         .arg(&conf));
     let err = stderr(&out);
-    assert!(!out.status.success(), "must fail on an unreadable file");
+    assert!(
+        !out.status.success(),
+        "must fail on unreadable {hidden}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn unreadable_file_in_a_store_path() {
+    let err = stream_as_nobody_with_unreadable("share/secret", "600");
     assert!(
         err.contains("share/secret") && err.contains("Permission denied"),
         "{err}"
     );
-    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn unreadable_directory_in_a_store_path() {
+    // nixpkgs' rglob would silently leave its contents out; strata refuses.
+    let err = stream_as_nobody_with_unreadable("share/private", "700");
+    assert!(
+        err.contains("share/private") && err.contains("Permission denied"),
+        "{err}"
+    );
 }
 
 #[test]
