@@ -17,6 +17,7 @@ pub mod error;
 pub mod layering;
 pub mod output;
 pub mod plan;
+pub mod printable;
 pub mod pyjson;
 pub mod sink;
 pub mod store_layer;

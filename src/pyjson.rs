@@ -196,7 +196,7 @@ fn repr_str(out: &mut String, s: &str) {
                 out.push('\\');
                 out.push(c);
             }
-            c if !is_printable(c) => {
+            c if !crate::printable::is_printable(c) => {
                 let n = c as u32;
                 if n < 0x100 {
                     let _ = write!(out, "\\x{n:02x}");
@@ -210,20 +210,6 @@ fn repr_str(out: &mut String, s: &str) {
         }
     }
     out.push(quote);
-}
-
-/// An approximation of `str.isprintable` for one character: false for control and
-/// format characters, line/paragraph separators and non-ASCII spaces. (Store paths are
-/// ASCII; this only matters for odd member names in base images.)
-fn is_printable(c: char) -> bool {
-    let n = c as u32;
-    if n < 0x20 || (0x7f..0xa1).contains(&n) || n == 0xad {
-        return false;
-    }
-    !matches!(
-        n,
-        0x1680 | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x2064 | 0x3000 | 0xfeff | 0xe000..=0xf8ff
-    )
 }
 
 #[cfg(test)]
@@ -257,6 +243,15 @@ mod tests {
         // As printed by CPython 3.11: json.dumps(json.loads(...), indent=4)
         let want = "{\n    \"a\": [\n        1,\n        {\n            \"b\": {}\n        },\n        []\n    ],\n    \"\\u00fc\": \"x\\\"y\\u0001\\u007f\",\n    \"n\": 0,\n    \"f\": 100.0\n}";
         assert_eq!(dumps_indent4(&v), want);
+    }
+
+    #[test]
+    fn repr_escapes_what_python_cannot_print() {
+        // CPython 3.11: repr(['\u0378', '\u00e9', '\x85', '\U000e0001', '\ud83d'...])
+        assert_eq!(
+            repr_str_list(&["\u{378}é\u{85}\u{e0001}😀"]),
+            r"['\u0378é\x85\U000e0001😀']"
+        );
     }
 
     #[test]

@@ -342,3 +342,40 @@ fn dates_are_read_as_cpython_fromisoformat_reads_them() {
         mismatches[..mismatches.len().min(25)].join("\n")
     );
 }
+
+/// History comments hold Python's `repr()` of member names: compare strata's with
+/// CPython's over code points sampled across every plane (and the quote rules).
+#[test]
+fn repr_matches_cpython_across_unicode() {
+    let mut items: Vec<String> = vec![
+        "it's".into(),
+        "say \"hi\"".into(),
+        "both ' and \"".into(),
+        "\\ \t\n\r".into(),
+    ];
+    let mut cp = 0u32;
+    while cp < 0x11_0000 {
+        let s: String = (0..8).filter_map(|k| char::from_u32(cp + k * 13)).collect();
+        items.push(s);
+        cp += 97;
+    }
+    let tmp = tempdir();
+    let input = tmp.path().join("strings.json");
+    std::fs::write(&input, serde_json::to_vec(&items).expect("json")).expect("write");
+    let out = run(python()
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/repr.py"))
+        .arg(&input));
+    assert!(out.status.success(), "repr.py: {}", stderr(&out));
+    let want = String::from_utf8(out.stdout).expect("utf-8");
+    let got = strata::pyjson::repr_str_list(&items);
+    if got != want {
+        let at = got
+            .chars()
+            .zip(want.chars())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        let g: String = got.chars().skip(at.saturating_sub(20)).take(60).collect();
+        let w: String = want.chars().skip(at.saturating_sub(20)).take(60).collect();
+        panic!("repr differs at char {at}:\n got: {g}\nwant: {w}");
+    }
+}
