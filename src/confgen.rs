@@ -230,6 +230,19 @@ fn parse_date(s: &str) -> Option<i64> {
     if let Some(epoch) = s.strip_prefix('@') {
         return epoch.parse().ok();
     }
+    // GNU date reads `YYYYMMDD` (alone or before a space and a time) as an ISO date, e.g.
+    // `builtins.substring 0 8 self.lastModifiedDate`. (`YYYYMMDDT…` it reads with `T` as
+    // a military time zone; that is not imitated.)
+    let b = s.as_bytes();
+    if b.len() >= 8 && b[..8].iter().all(u8::is_ascii_digit) && (b.len() == 8 || b[8] == b' ') {
+        let dashed = format!("{}-{}-{}{}", &s[..4], &s[4..6], &s[6..8], &s[8..]);
+        let dashed = if dashed.len() > 10 {
+            format!("{}T{}", &dashed[..10], dashed[11..].trim_start())
+        } else {
+            dashed
+        };
+        return parse_date(&dashed);
+    }
     let b = s.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
         let part = s.get(from..from + len)?;
@@ -349,6 +362,8 @@ mod tests {
             ("2024-03-01 10:00:00 UTC", "2024-03-01T10:00:00+00:00"),
             ("2024-03-01T10:00:00-0130", "2024-03-01T11:30:00+00:00"),
             ("1969-12-31T23:59:59Z", "1969-12-31T23:59:59+00:00"),
+            ("20240101", "2024-01-01T00:00:00+00:00"),
+            ("20240101 10:00:00", "2024-01-01T10:00:00+00:00"),
         ] {
             assert_eq!(iso_date(input, "t").unwrap(), date, "{input}");
         }

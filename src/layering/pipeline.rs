@@ -400,23 +400,49 @@ fn apply(ctx: &Ctx, step: &Step, value: Val) -> Result<Val, LayeringError> {
                     out.push(item);
                     continue;
                 }
-                let Val::Graph(g) = item else {
-                    return Err(err(
-                        &step.at,
-                        format!(
-                            "can only merge graphs into the last layer, item {} is {}",
-                            i + 1,
-                            item.kind()
-                        ),
-                    ));
+                // python-igraph's `graph + x`: a graph is joined; a list whose first
+                // item is a graph has all its graphs joined; an empty list adds nothing.
+                let graphs = match item {
+                    Val::Graph(g) => vec![g],
+                    Val::List(inner) => {
+                        let mut gs = Vec::with_capacity(inner.len());
+                        for v in inner {
+                            match v {
+                                Val::Graph(g) => gs.push(g),
+                                other => {
+                                    return Err(err(
+                                        &step.at,
+                                        format!(
+                                            "can only merge graphs or lists of graphs into the last layer, item {} holds {}",
+                                            i + 1,
+                                            other.kind()
+                                        ),
+                                    ));
+                                }
+                            }
+                        }
+                        gs
+                    }
+                    other => {
+                        return Err(err(
+                            &step.at,
+                            format!(
+                                "can only merge graphs or lists of graphs into the last layer, item {} is {}",
+                                i + 1,
+                                other.kind()
+                            ),
+                        ));
+                    }
                 };
-                let base = merged.verts.len() as u32;
-                merged.verts.extend(g.verts);
-                merged.children.extend(
-                    g.children
-                        .into_iter()
-                        .map(|cs| cs.into_iter().map(|c| c + base).collect()),
-                );
+                for g in graphs {
+                    let base = merged.verts.len() as u32;
+                    merged.verts.extend(g.verts);
+                    merged.children.extend(
+                        g.children
+                            .into_iter()
+                            .map(|cs| cs.into_iter().map(|c| c + base).collect()),
+                    );
+                }
             }
             out.push(Val::Graph(merged));
             Ok(Val::List(out))

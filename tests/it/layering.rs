@@ -739,3 +739,47 @@ fn error_usage_combinations() {
         &["--layers", "limit_layers"],
     );
 }
+
+#[test]
+fn limit_layers_merges_lists_of_graphs_like_igraph() {
+    // Regression (review against the reference): python-igraph's `graph + [graphs]` joins
+    // them, so limit_layers merges list items. Expected: nixpkgs' flatten_references_graph
+    // (python-igraph 0.11.6) on this input, recorded 2026-12-04.
+    let d = tempfile::tempdir().unwrap();
+    let g = golden().join("doc-example/graph.json");
+    let p = write(
+        d.path(),
+        "p.json",
+        r#"[["popularity_contest"],["map",["split_every",1]],["limit_layers",2],["flatten"]]"#,
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args([
+            "layers",
+            "--graph",
+            g.to_str().unwrap(),
+            "--algorithm",
+            "pipeline",
+            "--pipeline",
+            &p,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want = serde_json::json!([
+        ["/nix/store/9r43jzikypk9i2p8a2ix5svi5fg2b00r-pkg-f-1.0"],
+        [
+            "/nix/store/wb3s3rwqlxf6z05d6gk66ls7pdq7fcg0-pkg-e-1.0",
+            "/nix/store/w71a2vg65v3rk9j5w11sp8a568w3ks0n-pkg-d-1.0",
+            "/nix/store/l6qj5n2ilb747a7gd6pbhwyh1s0mxy09-pkg-c-1.0",
+            "/nix/store/8r913nzhcc1njm8hpa5w218xix35wjmm-pkg-b-1.0",
+            "/nix/store/w9bkpkw47v9gnm7fl3dpbh914fqb6zq6-pkg-g-1.0",
+            "/nix/store/8av7apiz62bd6f84yr838bkqpcr0ggm1-pkg-a-1.0"
+        ]
+    ]);
+    assert_eq!(got, want);
+}

@@ -379,3 +379,37 @@ fn repr_matches_cpython_across_unicode() {
         panic!("repr differs at char {at}:\n got: {g}\nwant: {w}");
     }
 }
+
+/// `strata conf` prints `created`/`mtime` as `date -Iseconds -d VALUE` does in the Nix
+/// sandbox (TZ unset). Every value strata accepts must print as GNU date prints it.
+#[test]
+fn conf_dates_print_as_gnu_date_does() {
+    let inputs = [
+        "1970-01-01T00:00:01Z",
+        "1970-01-01T00:00:01+00:00",
+        "2024-06-01T12:30:00+02:00",
+        "2024-06-01 12:30:00 +0530",
+        "2024-06-01T12:30:00.999-01:00",
+        "2024-06-01T23:30",
+        "2024-06-01",
+        "2024-06-01 10:00:00 UTC",
+        "2024-02-29T23:59:59-12:00",
+        "1969-07-20T20:17:40Z",
+        "20240101",
+        "20240101 10:00:00",
+        "20240101 10:00:00+02:00",
+        "@0",
+        "@1700000000",
+        "@-86400",
+    ];
+    for input in inputs {
+        let ours = strata::confgen::iso_date(input, "created").expect("strata accepts it");
+        let out = run(Command::new("date")
+            .args(["-Iseconds", "-d", input])
+            .env_remove("TZ")
+            .env("TZ", ""));
+        assert!(out.status.success(), "date -d {input:?}: {}", stderr(&out));
+        let gnu = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(ours, gnu, "{input:?}");
+    }
+}
