@@ -131,11 +131,19 @@ pub fn conf_json(args: &ConfArgs, env_out: Option<String>) -> Result<String> {
             .graph
             .as_deref()
             .ok_or_else(|| Error::Usage("--graph is required (or --no-store-paths)".into()))?;
+        // Store paths as the graph spells them: no trailing or doubled slashes.
+        let canonical = |p: &str| {
+            let parts: Vec<&str> = p
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect();
+            format!("/{}", parts.join("/"))
+        };
         let mut exclude = vec![
-            args.base_json.to_string_lossy().into_owned(),
-            args.customisation_layer.clone(),
+            canonical(&args.base_json.to_string_lossy()),
+            canonical(&args.customisation_layer),
         ];
-        exclude.extend(args.exclude.iter().cloned());
+        exclude.extend(args.exclude.iter().map(|p| canonical(p)));
         let layers = match args.algorithm {
             Algorithm::Pipeline => None,
             _ => Some(available_layers(
