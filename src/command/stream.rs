@@ -10,8 +10,10 @@ use crate::output::Output;
 use crate::plan::Plan;
 use crate::sink::docker_archive;
 
-/// Arguments of `strata stream`.
+/// Arguments of `strata stream`. Unambiguous prefixes of long options are accepted
+/// (`--repo`), as argparse accepts them for nixpkgs' script.
 #[derive(Debug, clap::Args)]
+#[command(infer_long_args = true)]
 pub struct StreamArgs {
     /// The conf.json written by `streamLayeredImage` or `strata conf`.
     pub conf: PathBuf,

@@ -137,7 +137,8 @@ fn output_file_equals_stdout_and_leaves_no_temp_file() {
 #[test]
 fn repo_tag_flag_spellings_are_equivalent() {
     let want = stream_case("repo-tag-override", &[]);
-    for flag in ["-t", "--repo-tag", "--repo_tag"] {
+    // argparse (nixpkgs' script) also takes unambiguous prefixes.
+    for flag in ["-t", "--repo-tag", "--repo_tag", "--repo", "--repo_t"] {
         golden_fixture();
         let out = run(strata()
             .arg("stream")
