@@ -85,3 +85,20 @@ pub fn write_json(path: &Path, value: &serde_json::Value) {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("reading json")).expect("parsing json")
 }
+
+/// The data of the member called `name` (the first one) in `tar_members` output.
+pub fn member<'a>(members: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
+    &members
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no member {name}"))
+        .1
+}
+
+/// A customisation layer directory at `dir`: an empty tar (10240 zero bytes) and its
+/// checksum file.
+pub fn empty_customisation_layer(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    std::fs::write(dir.join("layer.tar"), vec![0u8; 10240]).expect("write");
+    std::fs::write(dir.join("checksum"), sha256_hex(&[0u8; 10240])).expect("write");
+}

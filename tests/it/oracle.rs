@@ -93,9 +93,7 @@ fn compare(owner: serde_json::Value) {
 
     // strata's layer: stream a one-layer image and take the first member.
     let custom = store.join("dddddddddddddddddddddddddddddddd-custom");
-    std::fs::create_dir_all(&custom).expect("mkdir");
-    std::fs::write(custom.join("layer.tar"), vec![0u8; 10240]).expect("write");
-    std::fs::write(custom.join("checksum"), sha256_hex(&[0u8; 10240])).expect("write");
+    empty_customisation_layer(&custom);
     let mut conf = json!({
         "architecture": "amd64", "config": {}, "store_dir": store, "from_image": null,
         "store_layers": [paths], "customisation_layer": custom, "repo_tag": "x:y",

@@ -118,9 +118,7 @@ fn stream_as_nobody_with_unreadable(hidden: &str, mode: &str) -> String {
     std::fs::write(pkg.join("share/secret"), b"secret").expect("write");
     std::fs::write(pkg.join("share/private/data"), b"data").expect("write");
     let custom = store.join("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-custom");
-    std::fs::create_dir_all(&custom).expect("mkdir");
-    std::fs::write(custom.join("layer.tar"), vec![0u8; 10240]).expect("write");
-    std::fs::write(custom.join("checksum"), sha256_hex(&[0u8; 10240])).expect("write");
+    empty_customisation_layer(&custom);
     let conf = tmp.path().join("conf.json");
     write_json(
         &conf,
@@ -359,9 +357,7 @@ fn file_changed_between_hashing_and_streaming() {
     std::fs::create_dir_all(&pkg).expect("mkdir");
     std::fs::write(pkg.join("data"), vec![7u8; 5000]).expect("write");
     let custom = store.join("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-custom");
-    std::fs::create_dir_all(&custom).expect("mkdir");
-    std::fs::write(custom.join("layer.tar"), vec![0u8; 10240]).expect("write");
-    std::fs::write(custom.join("checksum"), sha256_hex(&[0u8; 10240])).expect("write");
+    empty_customisation_layer(&custom);
     let conf_path = tmp.path().join("conf.json");
     write_json(
         &conf_path,

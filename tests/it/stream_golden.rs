@@ -205,14 +205,8 @@ fn zstd_base_image_gives_the_reference_bytes() {
 fn docker25_base(dir: &Path) -> (PathBuf, Vec<Vec<u8>>) {
     let plain = std::fs::read("/tmp/strata-golden/base/hello-basic.tar").expect("base");
     let members = tar_members(&plain);
-    let manifest: Value = serde_json::from_slice(
-        &members
-            .iter()
-            .find(|(n, _)| n == "manifest.json")
-            .expect("manifest")
-            .1,
-    )
-    .expect("manifest json");
+    let manifest: Value =
+        serde_json::from_slice(member(&members, "manifest.json")).expect("manifest json");
     let config_name = manifest[0]["Config"].as_str().expect("Config");
     let config = members
         .iter()
@@ -284,14 +278,7 @@ fn docker25_blob_layout_base_with_a_compressed_layer() {
     });
     let out = stream_conf(&conf);
     let members = tar_members(&out);
-    let manifest: Value = serde_json::from_slice(
-        &members
-            .iter()
-            .find(|(n, _)| n == "manifest.json")
-            .expect("manifest")
-            .1,
-    )
-    .expect("json");
+    let manifest: Value = serde_json::from_slice(member(&members, "manifest.json")).expect("json");
     let layers = manifest[0]["Layers"].as_array().expect("Layers");
     assert_eq!(
         layers.len(),
@@ -304,23 +291,12 @@ fn docker25_blob_layout_base_with_a_compressed_layer() {
             name.starts_with("blobs/sha256/"),
             "base member name kept: {name}"
         );
-        let got = &members
-            .iter()
-            .find(|(n, _)| n == name)
-            .expect("base member present")
-            .1;
+        let got = member(&members, name);
         assert!(got == want, "base layer {i} copied verbatim");
     }
     // diff_ids of base layers come from the base config (uncompressed digests).
     let config_name = manifest[0]["Config"].as_str().expect("Config");
-    let config: Value = serde_json::from_slice(
-        &members
-            .iter()
-            .find(|(n, _)| n == config_name)
-            .expect("config")
-            .1,
-    )
-    .expect("json");
+    let config: Value = serde_json::from_slice(member(&members, config_name)).expect("json");
     let expected = read_json(&stream_cases().join("from-image/expected.json"));
     assert_eq!(config["rootfs"]["diff_ids"], expected["diff_ids"]);
     let comment = config["history"][0]["comment"].as_str().expect("comment");
